@@ -1,0 +1,1 @@
+"""Ready anomaly-detection models with a one-argument block switch (SPEC section 3)."""
