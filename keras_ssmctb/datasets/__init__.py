@@ -1,0 +1,1 @@
+"""Readers for the benchmark layouts, synthetic data, and PyDataset pipelines."""
