@@ -1,5 +1,6 @@
 import os
 import pathlib
+import tempfile
 
 import keras
 import numpy as np
@@ -7,6 +8,9 @@ import pytest
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+# Decoded-frame caches of the whole run go to a temporary folder, not ~/.cache.
+os.environ.setdefault("KERAS_SSMCTB_CACHE", tempfile.mkdtemp(prefix="keras_ssmctb_cache_"))
 
 
 @pytest.fixture
