@@ -27,6 +27,10 @@ test: install
 		echo "=== KERAS_BACKEND=$$backend: $$(( $$(date +%s) - start )) s ==="; \
 	done
 
+# The main job: baseline, +SSPCAB and +SSMCTB on the synthetic Avenue-like scene.
+demo: install
+	KERAS_BACKEND=jax TF_CPP_MIN_LOG_LEVEL=3 $(PY) examples/avenue.py
+
 # One backend: make test-one BACKEND=jax
 test-one: install
 	KERAS_BACKEND=$(BACKEND) TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m pytest -q $(PYTEST_ARGS)
