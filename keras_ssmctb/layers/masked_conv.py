@@ -173,31 +173,14 @@ class MaskedConv(keras.layers.Layer):
             ndim=self.rank + 2, axes={channel_axis: channels}
         )
 
-    def _pad(self, inputs):
-        before, after = self.padding
-        spatial = [(before, after)] * self.rank
-        if self.data_format == "channels_last":
-            pad_width = [(0, 0)] + spatial + [(0, 0)]
-        else:
-            pad_width = [(0, 0), (0, 0)] + spatial
-        return ops.pad(inputs, pad_width)
-
     def call(self, inputs):
-        padded = self._pad(inputs)
-        if self.kernel_size == 1:
-            # With k' = 1 the corners are single taps of a 2x2(x2) kernel whose
-            # taps lie k - 1 = 2d + m + 1 apart: one dilated conv computes the
-            # masked conv exactly, with no multiply-add wasted on the zeros.
-            outputs = ops.conv(
-                padded,
-                self.kernel,
-                strides=1,
-                padding="valid",
-                data_format=self.data_format,
-                dilation_rate=self.receptive_field - 1,
-            )
+        if self.rank == 3 and keras.backend.backend() == "jax":
+            # XLA's CPU runtime has no fast 3D convolution (it falls back to a
+            # loop nest, ~10x slower than its 2D one): fold the depth taps into
+            # the channels and run the 2D masked convolution on every slice.
+            outputs = self._depth_folded_conv(inputs, self.kernel)
         else:
-            outputs = self._call_general(padded)
+            outputs = self._masked_conv(inputs, self.kernel)
         if self.use_bias:
             bias_shape = [1] * (self.rank + 2)
             bias_shape[self._channel_axis()] = self._filters
@@ -206,16 +189,88 @@ class MaskedConv(keras.layers.Layer):
             outputs = self.activation(outputs)
         return outputs
 
-    def _call_general(self, padded):
+    def _masked_conv(self, inputs, kernel):
+        """Masked convolution of `inputs` (any rank) with the compact `kernel`."""
+        if self.kernel_size == 1:
+            # With k' = 1 the corners are single taps of a 2x2(x2) kernel whose
+            # taps lie k - 1 = 2d + m + 1 apart: one dilated conv computes the
+            # masked conv exactly, with no multiply-add wasted on the zeros.
+            # Keras' "same" padding of that dilated kernel pads (k - 1) // 2
+            # before, which is the masked conv's padding for every m.
+            return self._conv(
+                inputs, kernel, padding="same", dilation_rate=self.receptive_field - 1
+            )
+        return self._call_general(self._pad(inputs), kernel)
+
+    def _call_general(self, padded, kernel=None):
+        """Masked conv of an already padded input, for any k' (no bias)."""
+        kernel = self.kernel if kernel is None else kernel
+        # Three arrangements of the same multiply-adds; benchmarks/README.md
+        # has the measurements behind the choice per backend.
+        backend = keras.backend.backend()
+        if backend == "torch":
+            return self._gathered_corners_conv(padded, kernel)
+        if backend == "tensorflow":
+            return self._shifted_corners_conv(padded, kernel)
+        return self._stacked_corners_conv(padded, kernel)
+
+    def _pad(self, inputs):
+        before, after = self.padding
+        pad_width = [(0, 0)] * len(inputs.shape)
+        for axis in self._spatial_axes(len(inputs.shape) - 2):
+            pad_width[axis] = (before, after)
+        return ops.pad(inputs, pad_width)
+
+    def _conv(self, inputs, kernel, padding="valid", dilation_rate=1):
+        rank = len(inputs.shape) - 2
+        if self.data_format == "channels_last" and keras.backend.backend() == "torch":
+            # Keras' torch conv copies a channels_last input twice (permute to
+            # channels first, then back to torch's channels_last memory format).
+            # A permuted view of the input already has that memory format, and
+            # oneDNN convolves it in place; the output comes back the same way.
+            to_first = (0, rank + 1) + tuple(range(1, rank + 1))
+            to_last = (0,) + tuple(range(2, rank + 2)) + (1,)
+            outputs = ops.conv(
+                ops.transpose(inputs, to_first),
+                kernel,
+                strides=1,
+                padding=padding,
+                data_format="channels_first",
+                dilation_rate=dilation_rate,
+            )
+            return ops.transpose(outputs, to_last)
+        return ops.conv(
+            inputs,
+            kernel,
+            strides=1,
+            padding=padding,
+            data_format=self.data_format,
+            dilation_rate=dilation_rate,
+        )
+
+    def _corner_offsets(self, rank):
+        """Offset of each corner block in the padded input, in kernel order."""
+        shift = self.receptive_field - self.kernel_size
+        return [
+            tuple(shift * at_end for at_end in corner)
+            for corner in itertools.product((0, 1), repeat=rank)
+        ]
+
+    def _split_kernel(self, kernel):
+        """(2k', ..., C, F) -> (2, k', 2, k', ..., C, F): corner and tap axes."""
+        rank = len(kernel.shape) - 2
+        kp = self.kernel_size
+        return ops.reshape(
+            kernel, sum(((2, kp) for _ in range(rank)), ()) + tuple(kernel.shape[-2:])
+        )
+
+    def _stacked_corners_conv(self, padded, kernel):
         # One k'-conv computes all 2**rank corner responses at once (the corner
         # kernels stacked along the output channels); each corner's response is
         # then read at its offset and the responses summed. Same multiply-adds
         # as the four (eight) shifted sub-convolutions, but one conv op.
-        k, kp, rank = self.receptive_field, self.kernel_size, self.rank
-        filters = self._filters
-        kernel = ops.reshape(
-            self.kernel, sum(((2, kp) for _ in range(rank)), ()) + (-1, filters)
-        )
+        rank = len(padded.shape) - 2
+        kp, filters = self.kernel_size, kernel.shape[-1]
         # (2, k', 2, k', ..., C, F) -> (k', k', ..., C, 2, 2, ..., F)
         perm = (
             [2 * i + 1 for i in range(rank)]
@@ -223,33 +278,126 @@ class MaskedConv(keras.layers.Layer):
             + [2 * i for i in range(rank)]
             + [2 * rank + 1]
         )
-        kernel = ops.transpose(kernel, perm)
-        kernel = ops.reshape(kernel, (kp,) * rank + (-1, (2**rank) * filters))
-        responses = ops.conv(
-            padded, kernel, strides=1, padding="valid", data_format=self.data_format
-        )
+        stacked = ops.transpose(self._split_kernel(kernel), perm)
+        stacked = ops.reshape(stacked, (kp,) * rank + (-1, (2**rank) * filters))
+        responses = self._conv(padded, stacked)
         # responses: spatial size n + k - k' along each axis (n = input size).
-        spatial_axes = self._spatial_axes()
-        out_sizes = [ops.shape(padded)[a] - k + 1 for a in spatial_axes]
-        shift = k - kp
+        spatial_axes = self._spatial_axes(rank)
+        channel_axis = self._channel_axis() % (rank + 2)
+        padded_shape = ops.shape(padded)
+        out_sizes = [padded_shape[a] - self.receptive_field + 1 for a in spatial_axes]
         outputs = None
-        for corner_index, corner in enumerate(itertools.product((0, 1), repeat=rank)):
+        for index, offsets in enumerate(self._corner_offsets(rank)):
             begin = [0] * (rank + 2)
             size = list(ops.shape(responses))
-            for axis, at_end, n in zip(spatial_axes, corner, out_sizes):
-                begin[axis] = shift * at_end
-                size[axis] = n
-            channel_axis = self._channel_axis() % (rank + 2)
-            begin[channel_axis] = corner_index * filters
-            size[channel_axis] = filters
+            for axis, offset, n in zip(spatial_axes, offsets, out_sizes):
+                begin[axis], size[axis] = offset, n
+            begin[channel_axis], size[channel_axis] = index * filters, filters
             part = ops.slice(responses, begin, size)
             outputs = part if outputs is None else outputs + part
         return outputs
 
-    def _spatial_axes(self):
+    def _gathered_corners_conv(self, padded, kernel):
+        # The transpose of the stacked path: the 2**rank corner windows of the
+        # input are stacked along the channels and one k'-conv with
+        # 2**rank * C input channels sums all corners. Same multiply-adds,
+        # faster where the conv is cheap and a wide output costly (torch).
+        rank = len(padded.shape) - 2
+        kp = self.kernel_size
+        spatial_axes = self._spatial_axes(rank)
+        channel_axis = self._channel_axis() % (rank + 2)
+        padded_shape = ops.shape(padded)
+        window = [padded_shape[a] - self.receptive_field + kp for a in spatial_axes]
+        windows = []
+        for offsets in self._corner_offsets(rank):
+            begin = [0] * (rank + 2)
+            size = list(padded_shape)
+            for axis, offset, n in zip(spatial_axes, offsets, window):
+                begin[axis], size[axis] = offset, n
+            windows.append(ops.slice(padded, begin, size))
+        gathered = ops.concatenate(windows, axis=channel_axis)
+        # (2, k', 2, k', ..., C, F) -> (k', k', ..., 2, 2, ..., C, F)
+        perm = (
+            [2 * i + 1 for i in range(rank)]
+            + [2 * i for i in range(rank)]
+            + [2 * rank, 2 * rank + 1]
+        )
+        gathered_kernel = ops.transpose(self._split_kernel(kernel), perm)
+        gathered_kernel = ops.reshape(
+            gathered_kernel, (kp,) * rank + (-1, kernel.shape[-1])
+        )
+        return self._conv(gathered, gathered_kernel)
+
+    def _shifted_corners_conv(self, padded, kernel):
+        # One k'-conv per corner on the input window at that corner's offset,
+        # summed (the authors' arrangement): no stacked copy and no wide
+        # output, which suits TensorFlow's CPU convolutions best.
+        rank = len(padded.shape) - 2
+        kp = self.kernel_size
+        spatial_axes = self._spatial_axes(rank)
+        padded_shape = ops.shape(padded)
+        window = [padded_shape[a] - self.receptive_field + kp for a in spatial_axes]
+        outputs = None
+        for corner, offsets in zip(
+            itertools.product((0, 1), repeat=rank), self._corner_offsets(rank)
+        ):
+            begin = [0] * (rank + 2)
+            size = list(padded_shape)
+            for axis, offset, n in zip(spatial_axes, offsets, window):
+                begin[axis], size[axis] = offset, n
+            corner_kernel = ops.slice(
+                kernel,
+                [kp * at_end for at_end in corner] + [0, 0],
+                [kp] * rank + list(kernel.shape[-2:]),
+            )
+            part = self._conv(ops.slice(padded, begin, size), corner_kernel)
+            outputs = part if outputs is None else outputs + part
+        return outputs
+
+    def _depth_folded_conv(self, inputs, kernel):
+        # Depth tap t of the kernel (t < k': the "before" corner, else the
+        # "after" one) reads the depth-padded input at offset o(t). Stacking
+        # those 2k' depth windows along the channels turns the 3D masked conv
+        # into a 2D one over (batch * depth) slices with 2k' * C channels.
+        kp, k = self.kernel_size, self.receptive_field
+        channels_last = self.data_format == "channels_last"
+        depth_axis = 1 if channels_last else 2
+        channel_axis = 4 if channels_last else 1
+        before, after = self.padding
+        pad_width = [(0, 0)] * 5
+        pad_width[depth_axis] = (before, after)
+        padded = ops.pad(inputs, pad_width)
+        shape = ops.shape(inputs)
+        depth = shape[depth_axis]
+        windows = []
+        for tap in range(2 * kp):
+            offset = tap if tap < kp else tap + k - 2 * kp
+            begin = [0] * 5
+            size = list(ops.shape(padded))
+            begin[depth_axis], size[depth_axis] = offset, depth
+            windows.append(ops.slice(padded, begin, size))
+        folded = ops.concatenate(windows, axis=channel_axis)
+        if channels_last:
+            # (B, D, H, W, 2k'C) -> (B * D, H, W, 2k'C)
+            folded = ops.reshape(folded, (-1,) + tuple(ops.shape(folded)[2:]))
+        else:
+            # (B, 2k'C, D, H, W) -> (B, D, 2k'C, H, W) -> (B * D, 2k'C, H, W)
+            folded = ops.transpose(folded, (0, 2, 1, 3, 4))
+            folded = ops.reshape(folded, (-1,) + tuple(ops.shape(folded)[2:]))
+        # (2k'_d, 2k'_h, 2k'_w, C, F) -> (2k'_h, 2k'_w, 2k'_d * C, F)
+        kernel = ops.transpose(kernel, (1, 2, 0, 3, 4))
+        kernel = ops.reshape(kernel, (2 * kp, 2 * kp, -1, kernel.shape[-1]))
+        outputs = self._masked_conv(folded, kernel)
+        outputs = ops.reshape(outputs, (-1, depth) + tuple(ops.shape(outputs)[1:]))
+        if channels_last:
+            return outputs
+        return ops.transpose(outputs, (0, 2, 1, 3, 4))
+
+    def _spatial_axes(self, rank=None):
+        rank = self.rank if rank is None else rank
         if self.data_format == "channels_last":
-            return list(range(1, self.rank + 1))
-        return list(range(2, self.rank + 2))
+            return list(range(1, rank + 1))
+        return list(range(2, rank + 2))
 
     def compute_output_shape(self, input_shape):
         output_shape = list(input_shape)
