@@ -2,7 +2,7 @@
 
 Usage:
 
-    ssmctb train --dataset synthetic-video --block ssmctb --epochs 8 --out runs/ssmctb
+    ssmctb train --dataset synthetic-video --block ssmctb --epochs 3 --out runs/ssmctb
     ssmctb evaluate runs/ssmctb/model.keras --dataset synthetic-video
     ssmctb export runs/ssmctb/model.keras exported/ssmctb --version 1
 
@@ -34,7 +34,7 @@ def add_data_arguments(parser, default_dataset="synthetic-video"):
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object on the last line")
 
 
-def add_training_arguments(parser, default_epochs=8):
+def add_training_arguments(parser, default_epochs=3):
     parser.add_argument("--model", choices=experiment.MODELS, help="default: frame_autoencoder (video), draem (images), draem3d (volumes)")
     parser.add_argument("--epochs", type=int, default=default_epochs)
     parser.add_argument("--batch-size", type=int, default=8)

@@ -88,7 +88,7 @@ class RunConfig:
     root: str = None
     model: str = None
     block: str = "ssmctb"
-    epochs: int = 8
+    epochs: int = 3
     image_size: int = 64
     batch_size: int = 8
     learning_rate: float = 2e-3
