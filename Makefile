@@ -31,6 +31,10 @@ test: install
 demo: install
 	KERAS_BACKEND=jax TF_CPP_MIN_LOG_LEVEL=3 $(PY) examples/avenue.py
 
+# Speed of the block on every backend (see benchmarks/README.md); about 10 minutes.
+bench: install
+	TF_CPP_MIN_LOG_LEVEL=3 $(PY) benchmarks/run_all.py
+
 # One backend: make test-one BACKEND=jax
 test-one: install
 	KERAS_BACKEND=$(BACKEND) TF_CPP_MIN_LOG_LEVEL=3 $(PY) -m pytest -q $(PYTEST_ARGS)
