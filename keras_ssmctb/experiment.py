@@ -226,8 +226,10 @@ def evaluate_video(model, test_data, use_block_error=False):
     start = time.perf_counter()
     scores = model.score(test_data, use_block_error=use_block_error)
     seconds = time.perf_counter() - start
-    psnr = test_data.group_by_video(scores["psnr"])
-    maps = test_data.group_by_video(scores["error_map"])
+    # anomaly_score is -PSNR of the anomaly map, which includes the block's error
+    # when use_block_error=True (and equals -PSNR of the prediction otherwise).
+    psnr = test_data.group_by_video(-scores["anomaly_score"])
+    maps = test_data.group_by_video(scores["anomaly_map"])
     frame_scores = scoring.frame_anomaly_scores(psnr)
     labels = test_data.target_labels()
     masks = test_data.target_masks()
