@@ -47,7 +47,7 @@ class Memory(keras.layers.Layer):
 
     >>> import numpy as np
     >>> memory = Memory(memory_size=4)
-    >>> memory(np.ones((2, 3, 3, 8), "float32")).shape
+    >>> tuple(memory(np.ones((2, 3, 3, 8), "float32")).shape)
     (2, 3, 3, 16)
     >>> len(memory.losses)
     2
