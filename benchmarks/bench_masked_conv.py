@@ -162,7 +162,7 @@ def run_case(rank):
     for name, (model, inputs) in candidates.items():
         run = harness.forward(model)
         calls[name] = (lambda run=run, inputs=inputs: run(inputs))
-    timings = harness.measure(calls, repeats=15, budget_s=15)
+    timings = harness.measure(calls, repeats=12, budget_s=10)
     bound = timings["matmul bound"]["min"]
     ours_ms = timings[f"{case['title']} (this library)"]["min"]
     flops = 2.0 * positions * depth * filters

@@ -111,7 +111,7 @@ def main():
     x, y = batch()
     models = build_models()
     steps = {name: (lambda model=model: model.train_on_batch(x, y)) for name, model in models.items()}
-    timings = harness.measure(steps, repeats=10, budget_s=20)
+    timings = harness.measure(steps, repeats=8, budget_s=12)
     if harness.BACKEND == "tensorflow":
         memory = step_memory(models, x, y)
         method = "TensorFlow allocator statistics"

@@ -520,7 +520,9 @@ class MaskedConv3D(MaskedConv):
     The 3D extension of `MaskedConv2D`: eight k' x k' x k' corner sub-kernels
     around a masked m x m x m centre, for videos as volumes and medical scans.
     With k' = 1 the layer runs as a single 2x2x2 convolution with dilation
-    2d + m + 1.
+    2d + m + 1; on JAX, whose CPU compiler has no fast 3D convolution, the
+    depth taps are stacked on the channels and one 2D masked convolution runs
+    over all depth slices (same result, 10-20x faster there).
 
     Args:
         filters: output channels; `None` (default) = the input's channels.
