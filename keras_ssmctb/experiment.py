@@ -314,33 +314,38 @@ def image_channels(config, split):
     return 3 if config.dataset in ("synthetic-images", "mvtec") else 1
 
 
-def evaluate_images(model, test_data, use_block_error=False):
-    """Image AUROC/AP, pixel AUROC/AP and AUPRO of a DRAEM model."""
-    x = np.concatenate([test_data[i] for i in range(len(test_data))]) if test_data.targets is None else None
-    if x is None:
-        batches = [test_data[i] for i in range(len(test_data))]
-        x = np.concatenate([b[0] for b in batches])
-        masks = np.concatenate([b[1] for b in batches])[..., 0]
-    else:
-        masks = None
-    model.score(x[:16], batch_size=16, use_block_error=use_block_error)  # warm-up (compile)
+def _score_samples(model, x, labels, batch_size, use_block_error):
+    """Timed scoring (after one compiling warm-up batch) and the image-level metrics."""
+    model.score(x[:batch_size], batch_size=batch_size, use_block_error=use_block_error)
     start = time.perf_counter()
-    scores = model.score(x, batch_size=16, use_block_error=use_block_error)
+    scores = model.score(x, batch_size=batch_size, use_block_error=use_block_error)
     seconds = time.perf_counter() - start
-    labels = np.asarray(test_data.labels)
+    labels = np.asarray(labels)
     results = {
         "image_auroc": metrics.image_auroc(scores["image_score"], labels),
         "image_ap": metrics.image_ap(scores["image_score"], labels),
+        "ms_per_image": 1000.0 * seconds / len(x),
     }
+    return scores, results
+
+
+def evaluate_images(model, test_data, use_block_error=False):
+    """Image AUROC/AP, pixel AUROC/AP and AUPRO of a DRAEM model."""
+    batches = [test_data[i] for i in range(len(test_data))]
+    if test_data.targets is None:
+        x, masks = np.concatenate(batches), None
+    else:
+        x = np.concatenate([b[0] for b in batches])
+        masks = np.concatenate([b[1] for b in batches])[..., 0]
+    scores, results = _score_samples(model, x, test_data.labels, 16, use_block_error)
     if masks is not None:
         results["pixel_auroc"] = metrics.pixel_auroc(scores["anomaly_map"], masks)
         results["pixel_ap"] = metrics.pixel_ap(scores["anomaly_map"], masks)
         results["aupro"] = metrics.aupro(scores["anomaly_map"], masks)
-    results["ms_per_image"] = 1000.0 * seconds / len(x)
     return ImageEvaluation(
         metrics=results,
         image_scores=scores["image_score"],
-        labels=labels,
+        labels=np.asarray(test_data.labels),
         anomaly_maps=scores["anomaly_map"],
         masks=masks,
         images=x,
@@ -352,26 +357,17 @@ def evaluate_volumes(model, test_data, use_block_error=False):
     """Volume AUROC/AP and voxel AUROC/AP of a DRAEM3D model (maps: (N, D, H, W))."""
     x = test_data.volumes
     masks = None if test_data.masks is None else test_data.masks[..., 0]
-    model.score(x[:4], batch_size=4, use_block_error=use_block_error)  # warm-up (compile)
-    start = time.perf_counter()
-    scores = model.score(x, batch_size=4, use_block_error=use_block_error)
-    seconds = time.perf_counter() - start
-    labels = np.asarray(test_data.labels)
-    results = {
-        "image_auroc": metrics.image_auroc(scores["image_score"], labels),
-        "image_ap": metrics.image_ap(scores["image_score"], labels),
-    }
+    scores, results = _score_samples(model, x, test_data.labels, 4, use_block_error)
     if masks is not None:
         # Voxel-level: every depth slice is an image for the pixel metrics.
         flat_maps = scores["anomaly_map"].reshape((-1,) + scores["anomaly_map"].shape[2:])
         flat_masks = masks.reshape((-1,) + masks.shape[2:])
         results["pixel_auroc"] = metrics.pixel_auroc(flat_maps, flat_masks)
         results["pixel_ap"] = metrics.pixel_ap(flat_maps, flat_masks)
-    results["ms_per_image"] = 1000.0 * seconds / len(x)
     return ImageEvaluation(
         metrics=results,
         image_scores=scores["image_score"],
-        labels=labels,
+        labels=np.asarray(test_data.labels),
         anomaly_maps=scores["anomaly_map"],
         masks=masks,
         images=x,
