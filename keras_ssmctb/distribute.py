@@ -16,6 +16,7 @@ and the CLI. It does not implement any parallelism itself:
 """
 
 import contextlib
+import functools
 
 import keras
 
@@ -72,9 +73,7 @@ def data_parallel_scope(devices=None):
         with distribution.scope():
             yield int(distribution.device_mesh.devices.size)
     elif backend == "tensorflow":
-        import tensorflow as tf
-
-        strategy = tf.distribute.MirroredStrategy(list(devices) if devices else None)
+        strategy = _mirrored_strategy(tuple(devices) if devices else None)
         with strategy.scope():
             yield int(strategy.num_replicas_in_sync)
     else:
@@ -85,3 +84,18 @@ def data_parallel_scope(devices=None):
             f"Run with KERAS_BACKEND=jax or tensorflow, or train on one device; "
             f"PyTorch DDP (torchrun) is not supported by this package."
         )
+
+
+@functools.lru_cache(maxsize=None)
+def _mirrored_strategy(devices):
+    """One `MirroredStrategy` per device set for the whole process.
+
+    A second strategy over the same devices restarts TensorFlow's collective
+    instance keys, and its gradient all-reduce then collides with the first
+    one's cached collective parameters ("Shape mismatch in the collective
+    instance ...") as soon as the two models differ in size, e.g. the
+    baseline and +SSMCTB models of one run.
+    """
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy(list(devices) if devices else None)

@@ -213,7 +213,8 @@ def video_datasets(config, train, test, value_range):
         channels=config.channels,
     )
     train_data = datasets.FrameClipDataset(
-        train, batch_size=config.batch_size, shuffle=True, seed=config.seed, **common
+        train, batch_size=config.batch_size, shuffle=True, seed=config.seed,
+        drop_remainder=config.distribute, **common
     )
     test_data = datasets.FrameClipDataset(test, batch_size=32, shuffle=False, **common)
     return train_data, test_data
@@ -406,7 +407,8 @@ def prepare(config):
         channels = image_channels(config, train)
         normal = datasets.ImageDataset(train, image_size=config.image_size, channels=channels)
         train_data = DraemAnomalyDataset(
-            np.asarray(normal.images), batch_size=config.batch_size, seed=config.seed
+            np.asarray(normal.images), batch_size=config.batch_size, seed=config.seed,
+            drop_remainder=config.distribute,
         )
         test_data = datasets.ImageDataset(
             test, image_size=config.image_size, channels=channels, batch_size=16,
@@ -417,7 +419,9 @@ def prepare(config):
     test = datasets.make_synthetic_volumes("test", volume_shape=(config.image_size,) * 3, seed=config.seed)
     shape = (config.image_size,) * 3
     normal = datasets.VolumeDataset(train, volume_shape=shape)
-    train_data = DraemAnomalyDataset(normal.volumes, batch_size=config.batch_size, seed=config.seed)
+    train_data = DraemAnomalyDataset(
+        normal.volumes, batch_size=config.batch_size, seed=config.seed, drop_remainder=config.distribute
+    )
     test_data = datasets.VolumeDataset(test, volume_shape=shape, targets="mask")
     return Prepared(kind, train_data, test_data, shape + (1,))
 
@@ -429,7 +433,12 @@ def train_and_evaluate(config, prepared=None, verbose="auto"):
     if config.distribute:
         from keras_ssmctb import distribute
 
-        with distribute.data_parallel_scope():
+        with distribute.data_parallel_scope() as replicas:
+            if config.batch_size % replicas:
+                raise ExperimentError(
+                    f"--batch-size {config.batch_size} does not split over the {replicas} devices "
+                    f"of --distribute; use a multiple of {replicas}."
+                )
             model = build_model(config, prepared.input_shape)
             losses = train_model(model, prepared.train_data, config, verbose)
     else:

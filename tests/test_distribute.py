@@ -5,7 +5,10 @@ when the backend starts: JAX with two virtual CPU devices
 (`XLA_FLAGS=--xla_force_host_platform_device_count=2`), TensorFlow with the
 CPU split into two logical devices. Each trains a model with an SSMCTB block
 (whose loss is added with `add_loss`) for two steps, data-parallel and on
-one device, on the same global batches, and compares the weights.
+one device, on the same global batches, and compares the weights; then
+fits a dataset whose last batch (one sample) cannot be split, with
+`drop_remainder=True`, and checks that `ssmctb train --distribute` rejects a
+batch size that does not split over the devices.
 """
 
 import json
@@ -34,12 +37,12 @@ import numpy as np
 from keras_ssmctb import SSMCTB
 from keras_ssmctb.distribute import data_parallel_scope
 
-def build():
+def build(out_channels=4):
     keras.utils.set_random_seed(1)
     inputs = keras.Input((8, 8, 4))
     x = keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inputs)
     x = SSMCTB(token_dim=8, num_heads=2)(x)
-    outputs = keras.layers.Conv2D(4, 1)(x)
+    outputs = keras.layers.Conv2D(out_channels, 1)(x)
     model = keras.Model(inputs, outputs)
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
     return model
@@ -59,6 +62,21 @@ with data_parallel_scope(devices) as replicas:
     else:
         placed_on = len(parallel.weights[0].value.values)
         inside = type(tf.distribute.get_strategy()).__name__
+# 13 frames, T = 4: 9 clips, batches of 4 -> the last holds one clip, which two
+# devices cannot share; drop_remainder leaves it out. A second scope with a model
+# of another size, as in a baseline / +SSMCTB run (TensorFlow must reuse its strategy).
+from keras_ssmctb import cli
+from keras_ssmctb.datasets import FrameClipDataset, Video
+video = Video("a", rng.integers(0, 256, size=(13, 8, 8, 1), dtype=np.uint8))
+clips = FrameClipDataset([video], num_input_frames=4, image_size=8, batch_size=4, shuffle=True, seed=0, drop_remainder=True)
+with data_parallel_scope(devices):
+    uneven = build(out_channels=1)
+    uneven.fit(clips, epochs=2, verbose=0)
+import contextlib, io, tempfile
+error = io.StringIO()
+with contextlib.redirect_stderr(error):
+    exit_code = cli.main(["train", "--dataset", "synthetic-video", "--max-videos", "1", "--image-size", "32",
+                          "--distribute", "--batch-size", "3", "--out", tempfile.mkdtemp()])
 after = (
     keras.distribution.distribution() is None
     if os.environ["KERAS_BACKEND"] == "jax"
@@ -66,6 +84,9 @@ after = (
 )
 print(json.dumps({
     "replicas": replicas,
+    "batches": len(clips),
+    "odd_batch_exit_code": exit_code,
+    "odd_batch_error": error.getvalue(),
     "placed_on": placed_on,
     "inside": inside,
     "restored": after,
@@ -84,6 +105,13 @@ def _run_on_two_devices(backend):
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+def _assert_uneven_data_is_handled(report):
+    # 9 clips in batches of 4: two full batches, the 1-clip remainder left out.
+    assert report["batches"] == 2
+    assert report["odd_batch_exit_code"] == 2
+    assert "--batch-size 3" in report["odd_batch_error"] and "2 devices" in report["odd_batch_error"]
+
+
 @pytest.mark.skipif(BACKEND != "jax", reason="the JAX two-device check runs in the KERAS_BACKEND=jax pass")
 def test_jax_data_parallel_matches_single_device():
     report = _run_on_two_devices("jax")
@@ -91,6 +119,7 @@ def test_jax_data_parallel_matches_single_device():
     assert report["inside"] == "DataParallel"
     assert report["placed_on"] == 2  # variables replicated on both devices
     assert report["restored"]
+    _assert_uneven_data_is_handled(report)
     # Training moved the weights, and two devices moved them like one.
     assert report["max_change"] > 1e-3
     assert report["max_difference"] < 1e-5
@@ -103,6 +132,7 @@ def test_tensorflow_mirrored_strategy_matches_single_device():
     assert report["inside"] == "MirroredStrategy"
     assert report["placed_on"] == 2  # one mirror of each variable per device
     assert report["restored"]
+    _assert_uneven_data_is_handled(report)
     assert report["max_change"] > 1e-3
     assert report["max_difference"] < 1e-5
 

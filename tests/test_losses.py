@@ -6,6 +6,7 @@ from keras_ssmctb.losses import FocalLoss
 from keras_ssmctb.losses import GradientLoss
 from keras_ssmctb.losses import LossSum
 from keras_ssmctb.losses import SSIMLoss
+from keras_ssmctb.losses import huber
 from keras_ssmctb.losses import ssim
 from keras_ssmctb.losses import ssim_map
 
@@ -20,6 +21,15 @@ def images(shape, seed=0):
 
 def round_trip(loss):
     return keras.losses.deserialize(keras.losses.serialize(loss))
+
+
+@pytest.mark.parametrize("delta", [0.3, 1.0])
+def test_huber_matches_keras_in_both_regions(delta):
+    # Errors spread over [0, 2]: both the quadratic and the linear part count.
+    prediction = np.random.default_rng(0).uniform(-1, 1, size=(2, 8, 8, 3)).astype("float32")
+    target = np.random.default_rng(1).uniform(0, 1, size=(2, 8, 8, 3)).astype("float32")
+    expected = keras.losses.Huber(delta=delta)(target, prediction)
+    np.testing.assert_allclose(to_float(huber(prediction, target, delta)), to_float(expected), rtol=1e-6)
 
 
 @pytest.mark.parametrize("shape", [(2, 16, 16, 3), (2, 12, 12, 12, 1)])

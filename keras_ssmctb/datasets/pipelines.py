@@ -36,6 +36,24 @@ def _scale_uint8(batch, value_range):
     return batch / 127.5 - 1.0
 
 
+def num_batches(num_samples, batch_size, drop_remainder=False):
+    """Batches per epoch: the last, smaller batch counts unless `drop_remainder`."""
+    if drop_remainder:
+        return num_samples // batch_size
+    return math.ceil(num_samples / batch_size)
+
+
+def check_drop_remainder(drop_remainder, num_samples, batch_size):
+    if not isinstance(drop_remainder, bool):
+        raise ValueError(f"`drop_remainder` must be True or False. Received: {drop_remainder!r}")
+    if drop_remainder and num_samples < batch_size:
+        raise ValueError(
+            f"drop_remainder=True with batch_size={batch_size} leaves no batch: there are only "
+            f"{num_samples} samples. Use a smaller `batch_size`."
+        )
+    return drop_remainder
+
+
 def _check_batching(batch_size, shuffle):
     if (
         not isinstance(batch_size, (int, np.integer))
@@ -84,6 +102,10 @@ class FrameClipDataset(keras.utils.PyDataset):
         shuffle: shuffle the samples (again at every epoch end). Keep it
             `False` for evaluation so that outputs follow `sample_index`.
         seed: seed of the shuffle.
+        drop_remainder: leave out the last, smaller batch (each epoch then
+            misses the `num_samples % batch_size` samples that the shuffle
+            put last). Data-parallel training needs it: every batch must
+            split evenly over the devices.
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size` of
             `keras.utils.PyDataset`.
 
@@ -110,6 +132,7 @@ class FrameClipDataset(keras.utils.PyDataset):
         channels=1,
         shuffle=False,
         seed=None,
+        drop_remainder=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -152,6 +175,7 @@ class FrameClipDataset(keras.utils.PyDataset):
             targets = np.arange(self.first_target, len(frames))
             index.append(np.stack([np.full_like(targets, video_index), targets], axis=1))
         self.sample_index = np.concatenate(index).astype(np.int64)
+        self.drop_remainder = check_drop_remainder(drop_remainder, len(self.sample_index), self.batch_size)
         self._rng = np.random.default_rng(seed)
         self._order = (
             self._rng.permutation(len(self.sample_index))
@@ -160,7 +184,7 @@ class FrameClipDataset(keras.utils.PyDataset):
         )
 
     def __len__(self):
-        return math.ceil(len(self.sample_index) / self.batch_size)
+        return num_batches(len(self.sample_index), self.batch_size, self.drop_remainder)
 
     @property
     def num_samples(self):
@@ -317,7 +341,7 @@ class ImageDataset(keras.utils.PyDataset):
         self._order = self._rng.permutation(len(images)) if shuffle else np.arange(len(images))
 
     def __len__(self):
-        return math.ceil(len(self.split) / self.batch_size)
+        return num_batches(len(self.split), self.batch_size)
 
     def __getitem__(self, index):
         if not 0 <= index < len(self):
@@ -412,7 +436,7 @@ class VolumeDataset(keras.utils.PyDataset):
         self._order = self._rng.permutation(len(volumes)) if shuffle else np.arange(len(volumes))
 
     def __len__(self):
-        return math.ceil(len(self.split) / self.batch_size)
+        return num_batches(len(self.split), self.batch_size)
 
     def __getitem__(self, index):
         if not 0 <= index < len(self):

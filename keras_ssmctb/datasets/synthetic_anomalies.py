@@ -26,6 +26,9 @@ import cv2
 import keras
 import numpy as np
 
+from keras_ssmctb.datasets.pipelines import check_drop_remainder
+from keras_ssmctb.datasets.pipelines import num_batches
+
 IMAGE_SUFFIXES = (".bmp", ".jpeg", ".jpg", ".png", ".tif", ".tiff")
 
 
@@ -172,6 +175,8 @@ class DraemAnomalyDataset(keras.utils.PyDataset):
             (0.3, as DRAEM; 2D only; use 0 for orientation-sensitive data).
         shuffle: reshuffle the images every epoch (default True).
         seed: int seed; batch `i` of epoch `e` is a function of (seed, e, i).
+        drop_remainder: leave out the last, smaller batch, as data-parallel
+            training needs (every batch must split evenly over the devices).
         **kwargs: `workers`, `use_multiprocessing`, `max_queue_size`.
 
     Example:
@@ -200,6 +205,7 @@ class DraemAnomalyDataset(keras.utils.PyDataset):
         rotation_probability=0.3,
         shuffle=True,
         seed=0,
+        drop_remainder=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -277,9 +283,10 @@ class DraemAnomalyDataset(keras.utils.PyDataset):
         self.shuffle = shuffle
         self.seed = int(seed)
         self.epoch = 0
+        self.drop_remainder = check_drop_remainder(drop_remainder, self.num_images, self.batch_size)
 
     def __len__(self):
-        return math.ceil(self.num_images / self.batch_size)
+        return num_batches(self.num_images, self.batch_size, self.drop_remainder)
 
     def on_epoch_end(self):
         self.epoch += 1

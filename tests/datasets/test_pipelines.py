@@ -88,6 +88,27 @@ def test_shuffle_covers_every_sample_once_and_reshuffles():
         dataset.group_by_video(np.zeros(dataset.num_samples))
 
 
+def test_drop_remainder_serves_only_full_batches():
+    # 7 samples in batches of 3: two full batches, one sample left out per epoch.
+    dataset = FrameClipDataset(
+        _counting_split(), num_input_frames=3, image_size=8, batch_size=3,
+        shuffle=True, seed=0, drop_remainder=True,
+    )
+    assert len(dataset) == 2
+    assert [len(dataset[i][0]) for i in range(len(dataset))] == [3, 3]
+    with pytest.raises(IndexError):
+        dataset[2]
+    served = set()
+    for _ in range(20):  # reshuffling lets every sample take part over the epochs
+        served.update(np.concatenate([dataset[i][1][:, 0, 0, 0] for i in range(2)]).tolist())
+        dataset.on_epoch_end()
+    assert len(served) == dataset.num_samples
+    with pytest.raises(ValueError, match="batch_size=8 leaves no batch.*only 7 samples"):
+        FrameClipDataset(_counting_split(), num_input_frames=3, image_size=8, batch_size=8, drop_remainder=True)
+    with pytest.raises(ValueError, match="drop_remainder"):
+        FrameClipDataset(_counting_split(), num_input_frames=3, image_size=8, drop_remainder="yes")
+
+
 def test_bad_arguments():
     split = _counting_split()
     with pytest.raises(ValueError, match="task"):

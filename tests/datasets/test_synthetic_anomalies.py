@@ -50,6 +50,15 @@ def test_anomaly_probability_zero_gives_clean_batches():
     assert mask.sum() == 0
 
 
+def test_drop_remainder_leaves_out_the_short_batch():
+    images = smooth_images((5, 16, 16, 1))
+    assert len(DraemAnomalyDataset(images, batch_size=2)) == 3
+    dataset = DraemAnomalyDataset(images, batch_size=2, drop_remainder=True)
+    assert len(dataset) == 2 and dataset[1][0].shape == (2, 16, 16, 1)
+    with pytest.raises(ValueError, match="batch_size=6 leaves no batch"):
+        DraemAnomalyDataset(images, batch_size=6, drop_remainder=True)
+
+
 def test_batches_are_deterministic_per_seed_epoch_and_index():
     images = smooth_images((8, 32, 32, 1))
     first = DraemAnomalyDataset(images, batch_size=4, anomaly_probability=1.0, seed=5)
