@@ -44,7 +44,7 @@ def run_host(name, host):
         run = harness.forward(model)
         for batch, x in inputs.items():
             calls[(label, batch)] = lambda run=run, x=x: run(x)
-    timings = harness.measure(calls, repeats=8, budget_s=10)
+    timings = harness.measure(calls, repeats=40, budget_s=15)
     rows = []
     for label, model in models.items():
         row = [{"None": "baseline", "sspcab": "+SSPCAB", "ssmctb": "+SSMCTB"}[label], f"{model.count_params():,}"]
