@@ -393,8 +393,6 @@ def prepare(config):
     """Read (or generate) the data and wrap it in the `PyDataset`s the model needs."""
     config.validate()
     kind = dataset_kind(config.dataset)
-    from keras_ssmctb.datasets.synthetic_anomalies import DraemAnomalyDataset
-
     if kind == "video":
         train, test = load_video_splits(config)
         value_range = (-1.0, 1.0)  # both video models end in tanh
@@ -406,7 +404,7 @@ def prepare(config):
         train, test = load_image_splits(config)
         channels = image_channels(config, train)
         normal = datasets.ImageDataset(train, image_size=config.image_size, channels=channels)
-        train_data = DraemAnomalyDataset(
+        train_data = datasets.DraemAnomalyDataset(
             np.asarray(normal.images), batch_size=config.batch_size, seed=config.seed,
             drop_remainder=config.distribute,
         )
@@ -419,7 +417,7 @@ def prepare(config):
     test = datasets.make_synthetic_volumes("test", volume_shape=(config.image_size,) * 3, seed=config.seed)
     shape = (config.image_size,) * 3
     normal = datasets.VolumeDataset(train, volume_shape=shape)
-    train_data = DraemAnomalyDataset(
+    train_data = datasets.DraemAnomalyDataset(
         normal.volumes, batch_size=config.batch_size, seed=config.seed, drop_remainder=config.distribute
     )
     test_data = datasets.VolumeDataset(test, volume_shape=shape, targets="mask")

@@ -16,6 +16,7 @@ from keras_ssmctb.datasets.pipelines import FrameClipDataset
 from keras_ssmctb.datasets.pipelines import ImageDataset
 from keras_ssmctb.datasets.pipelines import VolumeDataset
 from keras_ssmctb.datasets.shanghaitech import read_shanghaitech
+from keras_ssmctb.datasets.synthetic_anomalies import DraemAnomalyDataset
 from keras_ssmctb.datasets.synthetic_images import make_synthetic_images
 from keras_ssmctb.datasets.synthetic_video import make_synthetic_video
 from keras_ssmctb.datasets.synthetic_volumes import make_synthetic_volumes
@@ -26,6 +27,7 @@ from keras_ssmctb.datasets.volumes import VolumeSplit
 from keras_ssmctb.datasets.volumes import read_volumes
 
 __all__ = [
+    "DraemAnomalyDataset",
     "FrameClipDataset",
     "ImageDataset",
     "ImageSplit",

@@ -2,7 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
-from keras_ssmctb.datasets.synthetic_anomalies import DraemAnomalyDataset
+from keras_ssmctb.datasets import DraemAnomalyDataset
 from keras_ssmctb.datasets.synthetic_anomalies import perlin_noise
 
 
