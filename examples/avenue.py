@@ -25,9 +25,7 @@ def main():
     dataset = "avenue" if args.data_dir else args.dataset
     config = cli.config_from_args(args, dataset=dataset, root=args.data_dir or args.root)
     blocks = [args.block] if args.block else list(experiment.BLOCKS)
-    results = cli.report_user_errors("avenue.py", experiment.run, config, blocks)
-    print(experiment.format_table(results, "video"))
-    print(f"models, metrics.json and plots in {config.out}/")
+    cli.run_example("avenue.py", config, blocks)
 
 
 if __name__ == "__main__":

@@ -19,9 +19,7 @@ def main():
     args = parser.parse_args()
     config = cli.config_from_args(args, model="draem3d")
     blocks = [args.block] if args.block else ["none", "ssmctb"]
-    results = cli.report_user_errors("brats3d.py", experiment.run, config, blocks)
-    print(experiment.format_table(results, "image"))
-    print(f"models, metrics.json and plots in {config.out}/")
+    cli.run_example("brats3d.py", config, blocks)
 
 
 if __name__ == "__main__":

@@ -24,9 +24,7 @@ def main():
     dataset = "mvtec" if args.data_dir else args.dataset
     config = cli.config_from_args(args, dataset=dataset, root=args.data_dir or args.root, model="draem")
     blocks = [args.block] if args.block else list(experiment.BLOCKS)
-    results = cli.report_user_errors("mvtec.py", experiment.run, config, blocks)
-    print(experiment.format_table(results, "image"))
-    print(f"models, metrics.json and plots in {config.out}/")
+    cli.run_example("mvtec.py", config, blocks)
 
 
 if __name__ == "__main__":

@@ -87,6 +87,18 @@ def report_user_errors(command, function, *args, **kwargs):
         sys.exit(2)
 
 
+def run_example(script, config, blocks):
+    """What the example scripts do once their arguments are parsed.
+
+    Trains and evaluates one model per block (`experiment.run`), prints the
+    metrics table and where the outputs went; user errors exit with status 2.
+    """
+    results = report_user_errors(script, experiment.run, config, blocks)
+    print(experiment.format_table(results, experiment.dataset_kind(config.dataset)))
+    print(f"models, metrics.json and plots in {config.out}/")
+    return results
+
+
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:

@@ -8,6 +8,7 @@ output folder. `examples/*.py` and `ssmctb train/evaluate` only parse
 arguments and call `run` / `evaluate_saved`.
 """
 
+import contextlib
 import dataclasses
 import json
 import pathlib
@@ -17,6 +18,7 @@ import keras
 import numpy as np
 
 from keras_ssmctb import datasets
+from keras_ssmctb import distribute
 from keras_ssmctb import metrics
 from keras_ssmctb import plots
 from keras_ssmctb import scoring
@@ -315,7 +317,7 @@ def image_channels(config, split):
     return 3 if config.dataset in ("synthetic-images", "mvtec") else 1
 
 
-def _score_samples(model, x, labels, batch_size, use_block_error):
+def _score_samples(model, x, labels, masks, names, batch_size, use_block_error):
     """Timed scoring (after one compiling warm-up batch) and the image-level metrics."""
     model.score(x[:batch_size], batch_size=batch_size, use_block_error=use_block_error)
     start = time.perf_counter()
@@ -327,7 +329,15 @@ def _score_samples(model, x, labels, batch_size, use_block_error):
         "image_ap": metrics.image_ap(scores["image_score"], labels),
         "ms_per_image": 1000.0 * seconds / len(x),
     }
-    return scores, results
+    return ImageEvaluation(
+        metrics=results,
+        image_scores=scores["image_score"],
+        labels=labels,
+        anomaly_maps=scores["anomaly_map"],
+        masks=masks,
+        images=x,
+        names=names,
+    )
 
 
 def evaluate_images(model, test_data, use_block_error=False):
@@ -338,42 +348,30 @@ def evaluate_images(model, test_data, use_block_error=False):
     else:
         x = np.concatenate([b[0] for b in batches])
         masks = np.concatenate([b[1] for b in batches])[..., 0]
-    scores, results = _score_samples(model, x, test_data.labels, 16, use_block_error)
+    names = list(test_data.split.names)
+    evaluation = _score_samples(model, x, test_data.labels, masks, names, 16, use_block_error)
     if masks is not None:
-        results["pixel_auroc"] = metrics.pixel_auroc(scores["anomaly_map"], masks)
-        results["pixel_ap"] = metrics.pixel_ap(scores["anomaly_map"], masks)
-        results["aupro"] = metrics.aupro(scores["anomaly_map"], masks)
-    return ImageEvaluation(
-        metrics=results,
-        image_scores=scores["image_score"],
-        labels=np.asarray(test_data.labels),
-        anomaly_maps=scores["anomaly_map"],
-        masks=masks,
-        images=x,
-        names=list(test_data.split.names),
-    )
+        maps = evaluation.anomaly_maps
+        evaluation.metrics["pixel_auroc"] = metrics.pixel_auroc(maps, masks)
+        evaluation.metrics["pixel_ap"] = metrics.pixel_ap(maps, masks)
+        evaluation.metrics["aupro"] = metrics.aupro(maps, masks)
+    return evaluation
 
 
 def evaluate_volumes(model, test_data, use_block_error=False):
     """Volume AUROC/AP and voxel AUROC/AP of a DRAEM3D model (maps: (N, D, H, W))."""
     x = test_data.volumes
     masks = None if test_data.masks is None else test_data.masks[..., 0]
-    scores, results = _score_samples(model, x, test_data.labels, 4, use_block_error)
+    names = [str(i) for i in range(len(x))]
+    evaluation = _score_samples(model, x, test_data.labels, masks, names, 4, use_block_error)
     if masks is not None:
         # Voxel-level: every depth slice is an image for the pixel metrics.
-        flat_maps = scores["anomaly_map"].reshape((-1,) + scores["anomaly_map"].shape[2:])
+        maps = evaluation.anomaly_maps
+        flat_maps = maps.reshape((-1,) + maps.shape[2:])
         flat_masks = masks.reshape((-1,) + masks.shape[2:])
-        results["pixel_auroc"] = metrics.pixel_auroc(flat_maps, flat_masks)
-        results["pixel_ap"] = metrics.pixel_ap(flat_maps, flat_masks)
-    return ImageEvaluation(
-        metrics=results,
-        image_scores=scores["image_score"],
-        labels=np.asarray(test_data.labels),
-        anomaly_maps=scores["anomaly_map"],
-        masks=masks,
-        images=x,
-        names=[str(i) for i in range(len(x))],
-    )
+        evaluation.metrics["pixel_auroc"] = metrics.pixel_auroc(flat_maps, flat_masks)
+        evaluation.metrics["pixel_ap"] = metrics.pixel_ap(flat_maps, flat_masks)
+    return evaluation
 
 
 # --------------------------------------------------------------------------- runs
@@ -397,8 +395,7 @@ def prepare(config):
         train, test = load_video_splits(config)
         value_range = (-1.0, 1.0)  # both video models end in tanh
         train_data, test_data = video_datasets(config, train, test, value_range)
-        frames = config.num_input_frames if config.model == "frame_autoencoder" else config.num_input_frames
-        shape = (config.image_size, config.image_size, frames * config.channels)
+        shape = (config.image_size, config.image_size, config.num_input_frames * config.channels)
         return Prepared(kind, train_data, test_data, shape)
     if kind == "image":
         train, test = load_image_splits(config)
@@ -428,18 +425,14 @@ def train_and_evaluate(config, prepared=None, verbose="auto"):
     """Build, train and evaluate one model; returns `(model, evaluation, losses)`."""
     prepared = prepared or prepare(config)
     keras.utils.set_random_seed(config.seed)
-    if config.distribute:
-        from keras_ssmctb import distribute
-
-        with distribute.data_parallel_scope() as replicas:
-            if config.batch_size % replicas:
-                raise ExperimentError(
-                    f"--batch-size {config.batch_size} does not split over the {replicas} devices "
-                    f"of --distribute; use a multiple of {replicas}."
-                )
-            model = build_model(config, prepared.input_shape)
-            losses = train_model(model, prepared.train_data, config, verbose)
-    else:
+    # `distribute.data_parallel_scope` yields the replica count; one device otherwise.
+    scope = distribute.data_parallel_scope() if config.distribute else contextlib.nullcontext(1)
+    with scope as replicas:
+        if config.batch_size % replicas:
+            raise ExperimentError(
+                f"--batch-size {config.batch_size} does not split over the {replicas} devices "
+                f"of --distribute; use a multiple of {replicas}."
+            )
         model = build_model(config, prepared.input_shape)
         losses = train_model(model, prepared.train_data, config, verbose)
     return model, evaluate(model, prepared, config.use_block_error), losses

@@ -54,7 +54,7 @@ def check_drop_remainder(drop_remainder, num_samples, batch_size):
     return drop_remainder
 
 
-def _check_batching(batch_size, shuffle):
+def check_batching(batch_size, shuffle):
     if (
         not isinstance(batch_size, (int, np.integer))
         or isinstance(batch_size, bool)
@@ -147,7 +147,7 @@ class FrameClipDataset(keras.utils.PyDataset):
             raise ValueError(f"`task` must be 'prediction' or 'reconstruction'. Received: {task!r}")
         if channels not in (1, 3):
             raise ValueError(f"`channels` must be 1 or 3. Received: {channels!r}")
-        _check_batching(batch_size, shuffle)
+        check_batching(batch_size, shuffle)
         self.videos = videos
         self.num_input_frames = int(num_input_frames)
         self.image_size = decoding.normalize_size(image_size)
@@ -324,7 +324,7 @@ class ImageDataset(keras.utils.PyDataset):
             )
         if channels not in (1, 3):
             raise ValueError(f"`channels` must be 1 or 3. Received: {channels!r}")
-        _check_batching(batch_size, shuffle)
+        check_batching(batch_size, shuffle)
         self.split = images
         self.image_size = decoding.normalize_size(image_size)
         self.channels = channels
@@ -403,7 +403,7 @@ class VolumeDataset(keras.utils.PyDataset):
             raise ValueError(
                 f"`volume_shape` must be (depth, height, width). Received: {volume_shape!r}"
             )
-        _check_batching(batch_size, shuffle)
+        check_batching(batch_size, shuffle)
         if targets == "label" and volumes.labels is None:
             raise ValueError("targets='label' needs labels or masks in the VolumeSplit.")
         self.split = volumes

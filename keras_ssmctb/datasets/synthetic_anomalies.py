@@ -26,6 +26,7 @@ import cv2
 import keras
 import numpy as np
 
+from keras_ssmctb.datasets.pipelines import check_batching
 from keras_ssmctb.datasets.pipelines import check_drop_remainder
 from keras_ssmctb.datasets.pipelines import num_batches
 
@@ -209,14 +210,7 @@ class DraemAnomalyDataset(keras.utils.PyDataset):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if (
-            not isinstance(batch_size, (int, np.integer))
-            or isinstance(batch_size, bool)
-            or batch_size < 1
-        ):
-            raise ValueError(
-                f"`batch_size` must be a positive int. Received: batch_size={batch_size!r}"
-            )
+        check_batching(batch_size, shuffle)
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
             raise ValueError(f"`seed` must be an int >= 0. Received: seed={seed!r}")
         try:
@@ -236,8 +230,6 @@ class DraemAnomalyDataset(keras.utils.PyDataset):
         ):
             if not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ValueError(f"`{name}` must be a number in [0, 1]. Received: {name}={value!r}")
-        if not isinstance(shuffle, bool):
-            raise ValueError(f"`shuffle` must be True or False. Received: shuffle={shuffle!r}")
 
         self.images = images
         self.num_images = len(images)
